@@ -1,0 +1,7 @@
+"""Entry point for ``python -m publisher``."""
+
+import sys
+
+from publisher.cli import main
+
+sys.exit(main())
