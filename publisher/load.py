@@ -106,7 +106,10 @@ def _load_issue_meta(root: Path, problems: Problems) -> y.Mapping | None:
     text = read_source_text(path, problems)
     if text is None:
         return None
+    before = len(problems.items)
     data = y.load_yaml(text, path, problems)
+    if len(problems.items) > before:
+        return None  # the YAML itself is broken: its keys cannot be checked
     meta = y.check_fields(data, _ISSUE, path, problems, "issue.yaml", 1)
     if meta is None:
         return None
@@ -203,7 +206,10 @@ def _load_article(path: Path, root: Path, problems: Problems) -> tuple[m.Article
     head, body_line, body = _split_front_matter(text, path, problems)
     if head is None:
         return None
+    before = len(problems.items)
     data = y.load_yaml(head, path, problems, first_line=2)
+    if len(problems.items) > before:
+        return None
     meta = y.check_fields(data, _ARTICLE, path, problems, "the front matter", 1)
     if meta is None:
         return None
