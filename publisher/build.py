@@ -51,6 +51,7 @@ class PrintResult:
     """What the print layout yields: the PDF and, for the EPUB, where each printed page begins."""
 
     pdf: bytes
+    html: bytes  # the (copyfitted) print document the PDF was rendered from
     page_marks: dict[str, tuple[str, ...]]
     page_count: int
     from_cache: bool
@@ -73,6 +74,7 @@ class Builder:
     out: Path
     progress: Progress = field(default=lambda message: None)
     crop_marks: bool = False
+    _layouts: dict[str, PrintResult] = field(default_factory=dict, repr=False)  # one layout per build
 
     def build(self, targets: Iterable[str]) -> list[Written]:
         targets = [t for t in TARGETS if t in set(targets)]
@@ -83,7 +85,7 @@ class Builder:
         for target in targets:
             started = time.perf_counter()
             if target == "html":
-                path = self._write_html(issue, epoch)
+                path = self._write_html(issue, epoch, key)
             else:
                 path = _write_if_changed(self.out / f"{issue.slug}.{target}", self._edition(target, issue, epoch, key))
             written.append(Written(target, path, path.stat().st_size, time.perf_counter() - started))
@@ -104,16 +106,23 @@ class Builder:
 
     def print_edition(self, issue: m.Issue, epoch: int, key: str) -> PrintResult:
         """The print layout's results: from the cache when nothing changed, else one new layout."""
-        cached = self._cached_layout(key)
-        if cached is not None:
-            return cached
+        if key not in self._layouts:
+            self._layouts[key] = self._cached_layout(key) or self._lay_out(issue, epoch, key)
+        return self._layouts[key]
+
+    def _lay_out(self, issue: m.Issue, epoch: int, key: str) -> PrintResult:
         from publisher import pdf  # WeasyPrint is heavy: import it only when a layout is needed
 
         self.progress("laying out the print edition")
         layout = pdf.lay_out(issue, epoch=epoch, crop_marks=self.crop_marks)
-        result = PrintResult(pdf.pdf_bytes(layout), layout.page_starts(), len(layout.document.pages), False)
+        result = PrintResult(
+            pdf.pdf_bytes(layout), layout.html.encode("utf-8"), layout.page_starts(), len(layout.document.pages), False
+        )
         meta = {"page_marks": result.page_marks, "page_count": result.page_count}
-        self._store(key, {"edition.pdf": result.pdf, "layout.json": json.dumps(meta, sort_keys=True).encode()})
+        self._store(key, {
+            "edition.pdf": result.pdf, "layout.json": json.dumps(meta, sort_keys=True).encode(),
+            "edition.html": result.html,
+        })
         return result
 
     def cache_key(self, epoch: int) -> str:
@@ -141,13 +150,13 @@ class Builder:
         return data if hashlib.sha256(data).hexdigest() == checksum else None
 
     def _cached_layout(self, key: str) -> PrintResult | None:
-        pdf_bytes, meta = self._cached(key, "edition.pdf"), self._cached(key, "layout.json")
-        if pdf_bytes is None or meta is None:
+        pdf_bytes, meta, html = (self._cached(key, name) for name in ("edition.pdf", "layout.json", "edition.html"))
+        if pdf_bytes is None or meta is None or html is None:
             return None
         layout = json.loads(meta)
         marks = {k: tuple(v) for k, v in layout["page_marks"].items()}
         self.progress("print layout unchanged: reusing the cached layout")
-        return PrintResult(pdf_bytes, marks, layout["page_count"], True)
+        return PrintResult(pdf_bytes, html, marks, layout["page_count"], True)
 
     def _store(self, key: str, files: dict[str, bytes]) -> None:
         entry = self._cache_dir() / key
@@ -178,18 +187,16 @@ class Builder:
             page_source=f"{issue.title} {issue.issue_line} (print)",
         )
 
-    def _write_html(self, issue: m.Issue, epoch: int) -> Path:
+    def _write_html(self, issue: m.Issue, epoch: int, key: str) -> Path:
         """The print document with its styles beside it, so `weasyprint <slug>.html` gives the same PDF."""
-        from publisher import pdf
-
-        html = pdf.print_document(issue, epoch=epoch)
+        html = self.print_edition(issue, epoch, key).html  # copyfitted: it comes out of a layout
         target = self.out / f"{issue.slug}.html"
         styles = self.out / "styles"
         for path in sorted(p for p in STYLES.rglob("*") if p.is_file()):
             destination = styles / path.relative_to(STYLES)
             if not destination.exists() or destination.read_bytes() != path.read_bytes():
                 write_atomic(destination, path.read_bytes())
-        return write_atomic(target, html.encode("utf-8"))
+        return _write_if_changed(target, html)
 
 
 def _write_if_changed(path: Path, data: bytes) -> Path:

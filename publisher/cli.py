@@ -34,9 +34,11 @@ EXAMPLES = {
 class Reporter:
     """Progress and result lines on stderr/stdout; a live elapsed-time line only on a terminal."""
 
-    def __init__(self, quiet: bool = False, verbose: bool = False, out: TextIO = sys.stdout, err: TextIO = sys.stderr):
-        self.quiet, self.verbose, self.out, self.err = quiet, verbose, out, err
-        self.live = err.isatty() and not quiet
+    def __init__(self, quiet: bool = False, verbose: bool = False, out: TextIO | None = None, err: TextIO | None = None):
+        # sys.stdout/sys.stderr looked up now, not at import: callers (and tests) may have replaced them
+        self.quiet, self.verbose = quiet, verbose
+        self.out, self.err = out or sys.stdout, err or sys.stderr
+        self.live = self.err.isatty() and not quiet
         self.color = self.live and not os.environ.get("NO_COLOR")
         self._ticker: threading.Thread | None = None
         self._step: tuple[str, float] | None = None

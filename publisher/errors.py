@@ -7,6 +7,7 @@ them all in one pass.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +54,8 @@ class Problems:
         """A path as the editor knows it: relative to the folder the source tree sits in."""
         path = Path(path)
         try:
-            return str(path.resolve().relative_to(self.root.resolve().parent))
+            # abspath, not resolve: a symbolic link is named as the editor sees it in the tree, not by its target
+            return str(Path(os.path.abspath(path)).relative_to(Path(os.path.abspath(self.root)).parent))
         except ValueError:
             return str(path)
 

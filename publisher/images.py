@@ -6,9 +6,11 @@ file may be empty, truncated, of another format than its name says, or a decompr
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path, PurePosixPath
 from typing import Callable
+from urllib.parse import unquote
 
 from PIL import Image, UnidentifiedImageError
 
@@ -16,6 +18,7 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000  # 8000 × 5000: more than any magazine photo at 300 dpi on A4
 MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg"}
 IMAGE_FOLDER = "images"
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def check_image(src: str, root: Path, report: Callable[[str], None]) -> tuple[str, int, int, bytes] | None:
@@ -42,7 +45,13 @@ def _inside_tree(src: str, root: Path, report: Callable[[str], None]) -> Path | 
     if pure.is_absolute() or ".." in pure.parts or pure.parts[:1] != (IMAGE_FOLDER,):
         report(f"image '{src}' must be a file inside {IMAGE_FOLDER}/ of the source folder")
         return None
-    folder = (root / IMAGE_FOLDER).resolve()
+    if not all(_FILE_NAME.match(part) for part in pure.parts):
+        # markdown-it hands over spaces and accents percent-encoded; plain names also need no escaping in
+        # either edition
+        shown = unquote(src) if unquote(src).isprintable() else src
+        report(f"image '{shown}': a file name may hold only letters a-z, digits, '-', '_' and '.' (rename the file)")
+        return None
+    folder = root.resolve() / IMAGE_FOLDER  # images/ itself is not resolved: a linked images/ leads out too
     path = (root / src).resolve()
     if folder not in path.parents:
         report(f"image '{src}' leads outside the source folder (a symbolic link?)")
@@ -71,7 +80,7 @@ def _decode(path: Path, src: str, report: Callable[[str], None]) -> tuple[str, i
         report(f"image '{src}' declares an enormous size (a decompression bomb?)")
         return None
     except UnidentifiedImageError:
-        report(f"image '{src}' is not an image file Pillow can read")
+        report(f"image '{src}' is not a picture file; save it as PNG or JPEG")
         return None
     except (OSError, SyntaxError, ValueError) as exc:
         report(f"image '{src}' is damaged: {exc}")

@@ -7,6 +7,7 @@ else for a bad source.  The format is documented in docs/source-format.md.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -14,16 +15,16 @@ from typing import Any
 from publisher import model as m
 from publisher import yamlfields as y
 from publisher.errors import Problems
-from publisher.markdown import Context, parse_body, parse_inline
+from publisher.markdown import CONTROL_CHARACTER, Context, parse_body, parse_inline, valid_url
 
 ISSUE_FILE = "issue.yaml"
 CORRECTIONS_FILE = "corrections.yaml"
 ARTICLE_FOLDER = "articles"
-MAX_FILE_BYTES = 1024 * 1024
+MAX_FILE_BYTES = 256 * 1024  # 25 times the longest article; also bounds the parse time of a hostile file
 MAX_ARTICLES = 200
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Z]{2})?$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = CONTROL_CHARACTER
 
 
 def load_issue(source: Path | str) -> m.Issue:
@@ -34,9 +35,9 @@ def load_issue(source: Path | str) -> m.Issue:
         problems.add(root, 0, "source folder does not exist")
         problems.raise_if_any()
     meta = _load_issue_meta(root, problems)
-    articles = _load_articles(root, problems)
+    articles, unreadable = _load_articles(root, problems)
     corrections = _load_corrections(root, problems)
-    issue = _assemble(root, meta, articles, corrections, problems)
+    issue = _assemble(root, meta, articles, corrections, unreadable, problems)
     problems.raise_if_any()
     assert issue is not None
     return issue
@@ -47,16 +48,22 @@ def load_issue(source: Path | str) -> m.Issue:
 
 def read_source_text(path: Path, problems: Problems) -> str | None:
     """Read a source file as UTF-8 text, refusing what no editor means to write."""
-    if path.is_symlink() and not _inside(path.resolve(), path.parent.resolve().parent):
+    # Resolve every file, not only links: a linked folder (articles/ -> elsewhere) leads out just as well.
+    if not _inside(path.resolve(), problems.root.resolve()):
         problems.add(path, 0, "file is a symbolic link that leads outside the source folder")
         return None
+    if not path.is_file():  # a folder, device or named pipe: reading it could fail or block forever
+        problems.add(path, 0, "not a regular file")
+        return None
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # never more: a huge file is refused, not loaded
+            size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
         problems.add(path, 0, f"cannot read file: {exc.strerror}")
         return None
     if len(data) > MAX_FILE_BYTES:
-        problems.add(path, 0, f"file is {len(data) // 1024} KiB; the limit is {MAX_FILE_BYTES // 1024} KiB")
+        problems.add(path, 0, f"file is {max(size, len(data)) // 1024} KiB; the limit is {MAX_FILE_BYTES // 1024} KiB")
         return None
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # a byte order mark is harmless noise some editors add
@@ -79,6 +86,32 @@ def read_source_text(path: Path, problems: Problems) -> str | None:
 
 def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
+
+
+def _load_yaml(text: str, path: Path, problems: Problems, first_line: int = 1) -> Any:
+    """YAML as ``yamlfields.load_yaml``, and no string in it may hide a control character: an escape such as
+    "\u202e" in a quoted YAML string puts one in a value although the file's own text is clean."""
+    value = y.load_yaml(text, path, problems, first_line)
+    _check_strings(value, first_line, path, problems, set())
+    return value
+
+
+def _check_strings(value: Any, line: int, path: Path, problems: Problems, seen: set[int]) -> None:
+    if isinstance(value, str):
+        bad = _CONTROL.search(value)
+        if bad:
+            problems.add(path, line, f"invisible control character U+{ord(bad.group()):04X} in the text; delete it")
+        return
+    if id(value) in seen:  # an alias: the same object again
+        return
+    seen.add(id(value))
+    if isinstance(value, y.Mapping):
+        for key, child in value.items():
+            _check_strings(key, value.key_lines.get(key, value.line), path, problems, seen)
+            _check_strings(child, value.key_lines.get(key, value.line), path, problems, seen)
+    elif isinstance(value, y.Sequence):
+        for child, child_line in zip(value, value.item_lines):
+            _check_strings(child, child_line, path, problems, seen)
 
 
 # --- issue.yaml -----------------------------------------------------------------------------------
@@ -107,7 +140,7 @@ def _load_issue_meta(root: Path, problems: Problems) -> y.Mapping | None:
     if text is None:
         return None
     before = len(problems.items)
-    data = y.load_yaml(text, path, problems)
+    data = _load_yaml(text, path, problems)
     if len(problems.items) > before:
         return None  # the YAML itself is broken: its keys cannot be checked
     meta = y.check_fields(data, _ISSUE, path, problems, "issue.yaml", 1)
@@ -124,10 +157,15 @@ def _load_issue_meta(root: Path, problems: Problems) -> y.Mapping | None:
         if key in meta and not meta[key].startswith("https://"):
             problems.add(path, lines[key], f"'{key}' must start with https://")
             del meta[key]
+        elif key in meta and not valid_url(meta[key]):
+            problems.add(path, lines[key], f"'{key}' is not a valid web address")
+            del meta[key]
     return meta
 
 
 def _cover(meta: y.Mapping, path: Path, problems: Problems) -> m.Cover | None:
+    if "cover" not in meta:  # missing or not a mapping: check_fields has said so
+        return None
     cover = y.check_fields(meta.get("cover"), _COVER, path, problems, "cover", meta.line)
     if cover is None or "lines" not in cover:
         return None
@@ -150,6 +188,8 @@ def _cover(meta: y.Mapping, path: Path, problems: Problems) -> m.Cover | None:
 
 
 def _teasers(meta: y.Mapping, path: Path, problems: Problems) -> tuple[m.Teaser, ...]:
+    if "back_cover" not in meta:  # missing or not a mapping: check_fields has said so
+        return ()
     back = y.check_fields(meta.get("back_cover"), _BACK, path, problems, "back_cover", meta.line)
     teasers = []
     for item in (back or {}).get("teasers", []):
@@ -159,6 +199,9 @@ def _teasers(meta: y.Mapping, path: Path, problems: Problems) -> tuple[m.Teaser,
         url = t.get("url")
         if url and not url.startswith("https://"):
             problems.add(path, t.key_lines["url"], "'url' must start with https://")
+            url = None
+        elif url and not valid_url(url):
+            problems.add(path, t.key_lines["url"], "'url' is not a valid web address")
             url = None
         teasers.append(m.Teaser(t["title"], _flow(t["text"]) if "text" in t else None, url))
     return tuple(teasers)
@@ -179,23 +222,43 @@ _ARTICLE = [
 _AUTHOR = [y.Field("name", y.text), y.Field("role", y.text, False)]
 
 
-def _load_articles(root: Path, problems: Problems) -> list[tuple[m.Article, int]]:
+def _load_articles(root: Path, problems: Problems) -> tuple[list[tuple[m.Article, int]], set[str]]:
+    """The articles that loaded (with the line of their slug), and the slugs that broken files declare."""
     folder = root / ARTICLE_FOLDER
     if not folder.is_dir():
         problems.add(folder, 0, "missing: the articles go in this folder, one Markdown file each")
-        return []
+        return [], set()
     files = sorted(p for p in folder.iterdir() if p.suffix == ".md")
     for other in sorted(p for p in folder.iterdir() if p.suffix != ".md" and not p.name.startswith(".")):
         problems.add(other, 0, "not an article: only .md files belong in articles/")
     if len(files) > MAX_ARTICLES:
         problems.add(folder, 0, f"{len(files)} articles; the limit is {MAX_ARTICLES}")
         files = files[:MAX_ARTICLES]
-    loaded = []
+    loaded, unreadable = [], set()
     for path in files:
         article = _load_article(path, root, problems)
         if article is not None:
             loaded.append(article)
-    return loaded
+        elif (slug := _declared_slug(path)) is not None:
+            unreadable.add(slug)
+    return loaded, unreadable
+
+
+_SLUG_LINE = re.compile(r"^slug:[ \t]*[\"']?([a-z0-9-]+)", re.MULTILINE)
+
+
+def _declared_slug(path: Path) -> str | None:
+    """The slug an article that failed to load seems to declare: the issue then does not report it missing
+    from the reading order or the cover as well (its own problems already say what is wrong)."""
+    if path.is_symlink() or not path.is_file():  # never follow a link or open a pipe just to guess
+        return None
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    match = _SLUG_LINE.search(head)
+    return match.group(1) if match else None
 
 
 def _load_article(path: Path, root: Path, problems: Problems) -> tuple[m.Article, int] | None:
@@ -207,15 +270,16 @@ def _load_article(path: Path, root: Path, problems: Problems) -> tuple[m.Article
     if head is None:
         return None
     before = len(problems.items)
-    data = y.load_yaml(head, path, problems, first_line=2)
+    data = _load_yaml(head, path, problems, first_line=2)
     if len(problems.items) > before:
         return None
     meta = y.check_fields(data, _ARTICLE, path, problems, "the front matter", 1)
     if meta is None:
         return None
     ctx = Context(path, body_line, root, problems)
+    reported = len(problems.items)
     blocks = parse_body(body, ctx)
-    if not blocks:
+    if not blocks and len(problems.items) == reported:  # else the body's own problems say why it is empty
         problems.add(path, body_line, "the article has no text")
     if "slug" in meta and not SLUG.match(meta["slug"]):
         problems.add(path, meta.key_lines["slug"], "'slug' may hold only lower-case letters, digits and '-'")
@@ -281,7 +345,7 @@ def _load_corrections(root: Path, problems: Problems) -> tuple[m.Correction, ...
     if not path.exists():
         return ()
     text = read_source_text(path, problems)
-    data = y.load_yaml(text, path, problems) if text is not None else None
+    data = _load_yaml(text, path, problems) if text is not None else None
     if data is None:
         return ()
     if not isinstance(data, y.Sequence):
@@ -293,14 +357,22 @@ def _load_corrections(root: Path, problems: Problems) -> tuple[m.Correction, ...
         if c is None or not {"file", "printed", "reason"} <= c.keys():
             continue
         target = root / c["file"]
-        if ".." in Path(c["file"]).parts or not target.is_file():
+        # inside the tree only: an absolute path or a link leading out must not make this a probe of the
+        # computer's other files
+        if ".." in Path(c["file"]).parts or not _inside(target.resolve(), root.resolve()) or not target.is_file():
             problems.add(path, c.key_lines["file"], f"'file' names no file of the source: {c['file']!r}")
             continue
         corrected = c.get("corrected")
-        if corrected is not None and corrected not in _flow(target.read_text("utf-8", errors="replace")):
+        if corrected is not None and corrected not in _flow(_head(target)):
             problems.add(path, c.key_lines["corrected"], f"the corrected text does not occur in {c['file']}")
         corrections.append(m.Correction(c["file"], c["printed"], corrected, _flow(c["reason"])))
     return tuple(corrections)
+
+
+def _head(path: Path) -> str:
+    """A file's text, at most MAX_FILE_BYTES of it (a larger file is reported where it is read as a source)."""
+    with path.open("rb") as handle:
+        return handle.read(MAX_FILE_BYTES).decode("utf-8", errors="replace")
 
 
 # --- the whole issue ------------------------------------------------------------------------------
@@ -308,7 +380,7 @@ def _load_corrections(root: Path, problems: Problems) -> tuple[m.Correction, ...
 
 def _assemble(
     root: Path, meta: y.Mapping | None, articles: list[tuple[m.Article, int]],
-    corrections: tuple[m.Correction, ...], problems: Problems,
+    corrections: tuple[m.Correction, ...], unreadable: set[str], problems: Problems,
 ) -> m.Issue | None:
     by_slug: dict[str, m.Article] = {}
     for article, line in articles:
@@ -320,13 +392,13 @@ def _assemble(
     if meta is None:
         return None
     issue_path = root / ISSUE_FILE
-    ordered = _reading_order(meta, by_slug, issue_path, problems, dict(articles))
+    ordered = _reading_order(meta, by_slug, issue_path, problems, dict(articles), unreadable)
     cover = _cover(meta, issue_path, problems)
     teasers = _teasers(meta, issue_path, problems)
     if cover is not None:
         cover_lines = meta["cover"]["lines"]
         for line, item_line in zip(cover.lines, cover_lines.item_lines):
-            if line.article not in by_slug:
+            if line.article not in by_slug and line.article not in unreadable:
                 problems.add(issue_path, item_line, f"cover line points at article '{line.article}', which does not exist")
     required = {"title", "subtitle", "tagline", "slug", "number", "volume", "date", "date_label", "publisher", "language", "url"}
     if cover is None or not required <= meta.keys():
@@ -340,7 +412,8 @@ def _assemble(
 
 
 def _reading_order(
-    meta: y.Mapping, by_slug: dict[str, m.Article], path: Path, problems: Problems, slug_lines: dict[m.Article, int]
+    meta: y.Mapping, by_slug: dict[str, m.Article], path: Path, problems: Problems, slug_lines: dict[m.Article, int],
+    unreadable: set[str],
 ) -> list[m.Article]:
     order = meta.get("order", y.Sequence())
     seen: set[str] = set()
@@ -350,6 +423,8 @@ def _reading_order(
             problems.add(path, line, "each entry of 'order' is an article slug")
         elif slug in seen:
             problems.add(path, line, f"'{slug}' appears twice in the reading order")
+        elif slug in unreadable:
+            seen.add(slug)  # the article's file has problems of its own
         elif slug not in by_slug:
             problems.add(path, line, f"order lists '{slug}', but no article has that slug")
         else:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 import shlex
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -25,15 +27,30 @@ from publisher.images import check_image
 MAX_BLOCKS = 3000  # a long magazine article has a few hundred; more is a pasted-in mistake
 MAX_WORD = 80  # characters without a space; the longest Dutch compounds stay far below
 MAX_NESTING = 6  # lists inside lists inside containers
+MAX_LINES = 20_000  # ten times a long article; markdown-it's time grows with lines of some shapes
 SAFE_SCHEMES = ("https://", "http://", "mailto:")
+# Characters no editor types on purpose: C0/C1 controls (C1 ones are what Windows-1252 quotes become when
+# text is mis-decoded), bidi overrides/isolates (they can make text read differently than it is stored),
+# and Unicode noncharacters (U+FFFE, U+FFFF are not even allowed in XML).
+CONTROL_CHARACTER = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufdd0-\ufdef"
+    + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17))
+    + "]"
+)
+_NUMERIC_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}));")
 
 _CONTAINER = "any"
 
 
 def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False})
+    # markdown-it quietly prints a link it distrusts (javascript:, vbscript:, data:) as literal text; the
+    # editor must hear about it instead, so every link and image reaches _safe_link / check_image.
+    md.validateLink = lambda url: True
     container_plugin(md, _CONTAINER, validate=lambda params, *args: True)
-    md.options["maxNesting"] = 40
+    # Deep enough for MAX_NESTING elements (a list counts twice); deeper nesting is reported by _blocks
+    # anyway, and markdown-it's time on lazy lines inside deep quotes grows with this number.
+    md.options["maxNesting"] = 20
     return md
 
 
@@ -62,7 +79,11 @@ class Context:
 
 def parse_body(text: str, ctx: Context) -> tuple[m.Block, ...]:
     """Parse an article body into blocks; problems go to ``ctx.problems``."""
-    _check_words(text, ctx)
+    longest = _check_words(text, ctx)
+    for number, line in enumerate(text.split("\n"), start=ctx.first_line):
+        _check_references(line, ctx, number)
+    if longest > 20 * MAX_WORD or not _fit_to_parse(text, ctx):  # a "word" of pages is no text: don't parse
+        return ()
     tokens = _MD.parse(text)
     blocks, _ = _blocks(tokens, 0, ctx, closing=None, depth=0)
     count = sum(1 for _ in m.walk(blocks))
@@ -73,15 +94,55 @@ def parse_body(text: str, ctx: Context) -> tuple[m.Block, ...]:
 
 def parse_inline(text: str, ctx: Context, line: int) -> m.Inlines:
     """Parse a one-paragraph value (a lead) into inlines."""
+    _check_references(text, ctx, line)
     tokens = _MD.parseInline(text)
     return _inlines(tokens[0].children or [], ctx, line) if tokens else ()
 
 
-def _check_words(text: str, ctx: Context) -> None:
+def _check_words(text: str, ctx: Context) -> int:
+    """Report overlong words; return the length of the longest."""
+    longest_of_all = 0
     for number, line in enumerate(text.split("\n"), start=ctx.first_line):
         longest = max((len(w) for w in line.split()), default=0)
         if longest > MAX_WORD:
             ctx.problem(number, f"a word of {longest} characters; the limit is {MAX_WORD} (missing spaces?)")
+        longest_of_all = max(longest_of_all, longest)
+    return longest_of_all
+
+
+_DEEP_QUOTE = re.compile(r"^(?:[ \t]*>){%d}" % (MAX_NESTING + 1))
+_BLOCK_MARK = re.compile(r"^[ \t]*(?:(?:[-*+]|[0-9]{1,9}[.)]|#{1,6}|>)(?:[ \t]|$)|:{3,}[ \t]*[a-z])")
+
+
+def _fit_to_parse(text: str, ctx: Context) -> bool:
+    """Cheap checks before markdown-it, whose time on some shapes of text (a paragraph of lazy lines inside
+    deeply nested quotes, tens of thousands of blocks) grows fast: such a body is refused unparsed."""
+    lines = text.split("\n")
+    starts, after_blank = 0, True
+    for number, line in enumerate(lines, start=ctx.first_line):
+        if _DEEP_QUOTE.match(line):
+            ctx.problem(number, f"elements nested more than {MAX_NESTING} deep")
+            return False
+        blank = not line.strip()
+        starts += not blank and (after_blank or bool(_BLOCK_MARK.match(line)))
+        after_blank = blank
+    if starts > 2 * MAX_BLOCKS:  # a rough count of blocks (a closing ::: is not one): twice the limit is sure
+        ctx.problem(ctx.first_line, f"article has about {starts} blocks; the limit is {MAX_BLOCKS} (split it into several articles)")
+        return False
+    if len(lines) > MAX_LINES:
+        ctx.problem(ctx.first_line, f"article has {len(lines)} lines; the limit is {MAX_LINES} (split it into several articles)")
+        return False
+    return True
+
+
+def _check_references(text: str, ctx: Context, line: int) -> None:
+    """A numeric character reference (&#x202E;) that stands for a control character: the file's text is
+    clean, but the edition would carry the character (or U+FFFD, which markdown-it puts instead of some)."""
+    for match in _NUMERIC_REFERENCE.finditer(text):
+        hex_digits, digits = match.groups()
+        code = int(hex_digits, 16) if hex_digits else int(digits)
+        if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF or CONTROL_CHARACTER.match(chr(code)):
+            ctx.problem(line, f"{match.group()} stands for an invisible control character U+{code:04X}; delete it")
 
 
 # --- blocks ---------------------------------------------------------------------------------------
@@ -258,12 +319,15 @@ def _url(value: str, ctx: Context, line: int) -> str | None:
     if any(c.isspace() for c in value) or any(c in value for c in "<>\"'`\\"):
         ctx.problem(line, f"url contains spaces or quote characters: {value!r}")
         return None
+    if not valid_url(value):
+        ctx.problem(line, f"url is not a valid web address: {value!r}")
+        return None
     return value
 
 
 def _build_question(attrs, blocks, line, ctx):
     number = attrs.get("number")
-    if number is not None and not number.isdigit():
+    if number is not None and not re.fullmatch(r"[0-9]{1,9}", number):  # not isdigit(): '²' and '٣' pass it
         ctx.problem(line, f"question number must be a whole number; got {number!r}")
         number = None
     if not blocks:
@@ -396,10 +460,32 @@ def _inline_run(tokens, i, ctx, line, closing):
 
 
 def _safe_link(href: str, ctx: Context, line: int) -> bool:
-    if href.lower().startswith(SAFE_SCHEMES) and not any(c.isspace() for c in href):
-        return True
-    ctx.problem(line, f"link target must start with https://, http:// or mailto:; got {href[:60]!r}")
-    return False
+    if not href.lower().startswith(SAFE_SCHEMES) or any(c.isspace() for c in href):
+        ctx.problem(line, f"link target must start with https://, http:// or mailto:; got {href[:60]!r}")
+        return False
+    if not valid_url(href):
+        ctx.problem(line, f"link target is not a valid web address: {href[:60]!r}")
+        return False
+    return True
+
+
+_URL_TEXT = re.compile(r"^(?:[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=-]|%[0-9A-Fa-f]{2})*$")  # RFC 3986 characters
+_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$")
+
+
+def valid_url(url: str) -> bool:
+    """An http(s) URL with a host, or a mailto: with an address, written as RFC 3986 allows (no spaces, no
+    raw accents, one '#' at most): reading systems and EPUBCheck refuse anything else in an href."""
+    if not _URL_TEXT.match(url) or url.count("#") > 1:
+        return False
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "mailto":
+        return bool(parts.path)
+    try:
+        parts.port  # noqa: B018 -- raises ValueError for a port that is no number
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(_HOST.match(parts.hostname or ""))
 
 
 def _merge_text(nodes: list[m.Inline]) -> m.Inlines:
@@ -412,12 +498,28 @@ def _merge_text(nodes: list[m.Inline]) -> m.Inlines:
     return tuple(merged)
 
 
+# The checks of each image, per load (keyed by the load's Problems): an image used a thousand times is read
+# and decoded once, and the model holds one copy of its bytes, so memory and time stay bounded.
+_IMAGE_CHECKS: "weakref.WeakKeyDictionary[Problems, dict]" = weakref.WeakKeyDictionary()
+
+
+def _checked_image(src: str, ctx: Context, line: int) -> tuple[str, int, int, bytes] | None:
+    checks = _IMAGE_CHECKS.setdefault(ctx.problems, {})
+    if src not in checks:
+        messages: list[str] = []
+        checks[src] = (check_image(src, ctx.root, messages.append), messages)
+    checked, messages = checks[src]
+    for message in messages:
+        ctx.problem(line, message)
+    return checked
+
+
 def _image(tok: Token, ctx: Context, line: int) -> m.Image | None:
     alt = "".join(child.content for child in tok.children or []).strip()
     src = str(tok.attrs.get("src", ""))
     if not alt:
         ctx.problem(line, "an image needs alt text: ![what the photo shows](images/file.jpg)")
-    checked = check_image(src, ctx.root, lambda message: ctx.problem(line, message))
+    checked = _checked_image(src, ctx, line)
     if checked is None or not alt:
         return None
     media_type, width, height, data = checked

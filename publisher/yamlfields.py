@@ -32,10 +32,22 @@ class Sequence(list):
     item_lines: list[int]
 
 
+class _TooLarge(Exception):
+    """More nodes than _MAX_YAML_NODES: stop composing at once instead of after the whole file."""
+
+
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader that builds ``Mapping``/``Sequence`` and reports duplicate keys."""
 
     duplicates: list[tuple[int, str]]
+    composed: int = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        # PyYAML needs seconds for a megabyte of tiny values; refuse while reading, not afterwards
+        self.composed += 1
+        if self.composed > _MAX_YAML_NODES:
+            raise _TooLarge
+        return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Mapping:
@@ -61,31 +73,58 @@ def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> Sequenc
     return result
 
 
+def _construct_timestamp(loader: _LineLoader, node: yaml.ScalarNode) -> Any:
+    """A date that looks like one but does not exist (2021-02-30) is a located problem, not a crash."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError as exc:
+        raise yaml.constructor.ConstructorError(None, None, f"{node.value!r} is not a valid date ({exc})", node.start_mark)
+
+
+def _construct_int(loader: _LineLoader, node: yaml.ScalarNode) -> Any:
+    """A number of thousands of digits is a located problem, not a crash (Python refuses to convert it)."""
+    try:
+        return yaml.SafeLoader.construct_yaml_int(loader, node)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"a number of {len(node.value)} digits is too long", node.start_mark) from None
+
+
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+_LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 _MAX_YAML_NODES = 5000  # an issue file has ~100; aliases ("billion laughs") must not explode
 
 
 def load_yaml(text: str, path: Path, problems: Problems, first_line: int = 1) -> Any:
     """Parse YAML ``text`` (which starts at ``first_line`` of ``path``); None after reporting a problem."""
-    loader = _LineLoader(text)
+    try:
+        loader = _LineLoader(text)  # PyYAML refuses control characters here, before reading anything
+    except yaml.reader.ReaderError as exc:
+        line = first_line + text[: exc.position].count("\n")
+        problems.add(path, line, f"invisible control character U+{exc.character:04X} in the text; delete it")
+        return None
     loader.duplicates = []
     try:
         node = loader.get_single_node()
         if node is None:
             return None
         if _count_nodes(node) > _MAX_YAML_NODES:
-            problems.add(path, first_line, f"YAML is too large or too deeply aliased (over {_MAX_YAML_NODES} values)")
-            return None
+            raise _TooLarge
         value = loader.construct_document(node)
+    except _TooLarge:
+        problems.add(path, first_line, f"YAML is too large or too deeply aliased (over {_MAX_YAML_NODES} values)")
+        return None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = first_line + (mark.line if mark else 0)
-        problems.add(path, line, f"YAML syntax error: {exc.problem or exc.context}")
+        problems.add(path, *_syntax_error(exc, first_line))
         return None
     except yaml.YAMLError as exc:
         problems.add(path, first_line, f"YAML error: {exc}")
+        return None
+    except RecursionError:  # PyYAML composes nested lists and mappings recursively
+        problems.add(path, first_line, "YAML is nested too deeply")
         return None
     finally:
         loader.dispose()
@@ -93,6 +132,19 @@ def load_yaml(text: str, path: Path, problems: Problems, first_line: int = 1) ->
         problems.add(path, first_line - 1 + line, f"duplicate key '{key}'")
     _shift_lines(value, first_line - 1)
     return value
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, first_line: int) -> tuple[int, str]:
+    """(line, message) of a YAML syntax error, pointing where the editor has to look."""
+    problem, context = exc.problem or exc.context or "unreadable YAML", exc.context
+    mark, where = exc.problem_mark or exc.context_mark, exc.context_mark
+    if "end of stream" in problem and where is not None:
+        # an unclosed quote or bracket runs to the end of the file: the mistake is where it opens
+        return first_line + where.line, f"YAML syntax error: a quote or bracket that opens on this line is never closed ({context})"
+    message = f"YAML syntax error: {problem}"
+    if context and where is not None and mark is not None and where.line != mark.line:
+        message += f" ({context} that starts on line {first_line + where.line})"
+    return first_line + (mark.line if mark else 0), message
 
 
 def _count_nodes(root: yaml.Node) -> int:
@@ -111,17 +163,21 @@ def _count_nodes(root: yaml.Node) -> int:
     return count
 
 
-def _shift_lines(value: Any, offset: int) -> None:
+def _shift_lines(value: Any, offset: int, seen: set[int] | None = None) -> None:
+    seen = set() if seen is None else seen
+    if id(value) in seen:  # an alias: the same object, already shifted
+        return
+    seen.add(id(value))
     if isinstance(value, Mapping):
         value.line += offset
         value.key_lines = {k: v + offset for k, v in value.key_lines.items()}
         for child in value.values():
-            _shift_lines(child, offset)
+            _shift_lines(child, offset, seen)
     elif isinstance(value, Sequence):
         value.line += offset
         value.item_lines = [v + offset for v in value.item_lines]
         for child in value:
-            _shift_lines(child, offset)
+            _shift_lines(child, offset, seen)
 
 
 # --- field checks ---------------------------------------------------------------------------------
