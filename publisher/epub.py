@@ -120,12 +120,16 @@ def build_epub(
     epoch: int | None = None,
     page_marks: Mapping[str, Iterable[str]] | None = None,
     page_source: str | None = None,
+    cover_image: bytes | None = None,
 ) -> bytes:
-    """The complete EPUB of ``issue`` (see the module docstring)."""
+    """The complete EPUB of ``issue`` (see the module docstring).
+
+    ``cover_image``: ``cover.cover_png(issue)`` when the caller already has it (build.py caches it).
+    """
     modified = modification_time(issue, epoch)
     marks = place_page_marks(issue, page_marks or {})
     images = article_images(issue)
-    cover = cover_resource(issue)
+    cover = cover_resource(issue, cover_image)
 
     articles = [article_document(issue, article, marks, images) for article in issue.articles]
     cover_doc = cover_document(issue, cover, marks)
@@ -325,10 +329,12 @@ def _render(template: str, href: str, **context) -> bytes:
 # --- resources ----------------------------------------------------------------------------------------
 
 
-def cover_resource(issue: m.Issue) -> Resource:
-    from publisher.cover import cover_png  # WeasyPrint is heavy: only imported when a cover is made
+def cover_resource(issue: m.Issue, png: bytes | None = None) -> Resource:
+    if png is None:
+        from publisher.cover import cover_png  # WeasyPrint is heavy: only imported when a cover is made
 
-    return Resource("cover-image", COVER_FILE, "image/png", cover_png(issue), ("cover-image",))
+        png = cover_png(issue)
+    return Resource("cover-image", COVER_FILE, "image/png", png, ("cover-image",))
 
 
 def article_images(issue: m.Issue) -> dict[bytes, Resource]:

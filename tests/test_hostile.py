@@ -135,9 +135,19 @@ PDF_ACTIVE_KEYS = {"/JavaScript", "/JS", "/Launch", "/EmbeddedFiles", "/Embedded
 
 
 @pytest.fixture(scope="module")
-def tricky_issue(tmp_path_factory: pytest.TempPathFactory) -> m.Issue:
+def tricky_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     article = (Path(__file__).parent / "hostile" / "tricky" / "01-een.md").read_text("utf-8")
-    return load_issue(make_tree(tmp_path_factory.mktemp("tricky"), {"id": "tricky", "files": {"articles/01-een.md": article}}))
+    return make_tree(tmp_path_factory.mktemp("tricky"), {"id": "tricky", "files": {"articles/01-een.md": article}})
+
+
+@pytest.fixture(scope="module")
+def tricky_issue(tricky_source: Path) -> m.Issue:
+    return load_issue(tricky_source)
+
+
+def private_paths(data: bytes, source: Path) -> list[str]:
+    """Paths of the machine that built the edition (where the source or the project lie) found in ``data``."""
+    return [str(path) for path in (source.parent, ROOT, Path.home()) if f"{path}/".encode() in data]
 
 
 def source_urls(issue: m.Issue) -> set[str]:
@@ -200,7 +210,7 @@ def test_the_tricky_tree_is_allowed(tricky_issue: m.Issue) -> None:
     assert "<script>alert(1)</script>" in words and "{{ 7*7 }}" in words and "{% raw %}" in words
 
 
-def test_nothing_unsafe_in_the_epub(tricky_issue: m.Issue) -> None:
+def test_nothing_unsafe_in_the_epub(tricky_issue: m.Issue, tricky_source: Path) -> None:
     from lxml import etree
 
     from publisher import epub
@@ -210,6 +220,7 @@ def test_nothing_unsafe_in_the_epub(tricky_issue: m.Issue) -> None:
     found, texts = [], {}
     for name in book.namelist():
         data = book.read(name)
+        found += [f"{name}: {path}" for path in private_paths(data, tricky_source)]
         if name.endswith((".xhtml", ".html", ".svg", ".opf", ".ncx", ".xml")):
             found += unsafe_markup(name, data, allowed)
             texts[name] = "".join(etree.fromstring(data).itertext())
@@ -230,7 +241,7 @@ def test_nothing_unsafe_in_the_epub(tricky_issue: m.Issue) -> None:
     assert "49" not in article
 
 
-def test_nothing_unsafe_in_the_pdf_or_its_print_document(tricky_issue: m.Issue) -> None:
+def test_nothing_unsafe_in_the_pdf_or_its_print_document(tricky_issue: m.Issue, tricky_source: Path) -> None:
     import pikepdf
 
     from publisher import pdf
@@ -238,10 +249,12 @@ def test_nothing_unsafe_in_the_pdf_or_its_print_document(tricky_issue: m.Issue) 
     allowed = source_urls(tricky_issue)
     layout = pdf.lay_out(tricky_issue, epoch=EPOCH)
     assert unsafe_markup("print document", layout.html.encode("utf-8"), allowed) == []
-    document = pikepdf.open(io.BytesIO(pdf.pdf_bytes(layout)))
-    found, uris = [], set()
+    data = pdf.pdf_bytes(layout)
+    document = pikepdf.open(io.BytesIO(data))
+    found, uris = private_paths(data, tricky_source), set()
     for obj in document.objects:
         if isinstance(obj, pikepdf.Stream):
+            found += private_paths(obj.read_bytes(), tricky_source) if obj.get("/Filter") != "/DCTDecode" else []
             obj = obj.stream_dict
         if not isinstance(obj, pikepdf.Dictionary):
             continue
@@ -254,3 +267,68 @@ def test_nothing_unsafe_in_the_pdf_or_its_print_document(tricky_issue: m.Issue) 
     assert found == []
     assert all(uri.startswith(SAFE_EXTERNAL) and uri in allowed for uri in uris), uris - allowed
     assert len(document.attachments) == 0
+
+
+def test_a_truncated_image_is_refused_even_after_weasyprint_is_imported(tmp_path: Path) -> None:
+    # WeasyPrint sets Pillow's global LOAD_TRUNCATED_IMAGES = True on import: `preview` and `check` load the
+    # source again in a process where it was imported, and must still refuse a cut-off photo
+    from PIL import ImageFile
+
+    import weasyprint  # noqa: F401 -- the import is the point
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True, "WeasyPrint no longer sets it: this test can go"
+    case = next(c for c in CASES if c["id"] == "image-truncated")
+    assert problems_of(make_tree(tmp_path, case)) == case["expect"]
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True, "WeasyPrint's own setting is given back"
+
+
+def test_the_pdf_uses_only_the_vendored_typefaces(tmp_path: Path) -> None:
+    # An inline `code` span is allowed by the loader; the print edition must still set it in the project's own
+    # fonts.  A font of the machine (DejaVu Sans Mono via the user agent's `monospace`) makes the PDF depend on
+    # what happens to be installed where it is built.
+    import pikepdf
+
+    from publisher import pdf
+
+    body = "Typ `publisher build` en druk op Enter.\n"
+    issue = load_issue(make_tree(tmp_path, {"id": "code", "body": body}))
+    document = pikepdf.open(io.BytesIO(pdf.pdf_bytes(pdf.lay_out(issue, epoch=EPOCH))))
+    fonts = {str(obj.BaseFont).split("+", 1)[-1] for obj in document.objects
+             if isinstance(obj, pikepdf.Dictionary) and obj.get("/Type") == "/Font" and "/BaseFont" in obj}
+    assert fonts and all(name.startswith(("Source-Serif-4", "Source-Sans-3")) for name in fonts), sorted(fonts)
+
+
+def test_photo_metadata_never_reaches_an_edition(tmp_path: Path) -> None:
+    # A photographer's JPEG carries EXIF (GPS position, camera serial, a thumbnail), a comment; a PNG carries
+    # text chunks.  The editions get the pixels, byte for byte, and the orientation -- nothing else.
+    import pikepdf
+    from PIL import Image, PngImagePlugin
+
+    from publisher import epub, pdf
+
+    secret = "Geheim-52.37N-4.89E"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° to stand upright
+    exif[0x010F] = secret  # camera make
+    exif[0x9286] = secret.encode()  # user comment
+    photo = Image.effect_noise((120, 80), 60).convert("RGB")
+    source = make_tree(tmp_path, {"id": "metadata", "body": "![Een foto](images/foto.jpg)\n\n![Een plaatje](images/plaatje.png)\n"})
+    photo.save(source / "images" / "foto.jpg", "JPEG", exif=exif.tobytes(), comment=secret.encode())
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Author", secret)
+    text.add_itxt("XML:com.adobe.xmp", f"<x:xmpmeta>{secret}</x:xmpmeta>")
+    photo.save(source / "images" / "plaatje.png", "PNG", pnginfo=text)
+
+    issue = load_issue(source)
+    images = [b for b in m.walk(issue.articles[0].blocks) if isinstance(b, m.Image)]
+    assert [i.media_type for i in images] == ["image/jpeg", "image/png"]
+    for image, original in zip(images, ("foto.jpg", "plaatje.png")):
+        assert secret.encode() not in image.data
+        with Image.open(io.BytesIO(image.data)) as clean, Image.open(source / "images" / original) as raw:
+            assert clean.tobytes() == raw.tobytes()
+            assert clean.getexif().get(0x0112, 1) == raw.getexif().get(0x0112, 1)
+    book = epub.build_epub(issue, epoch=EPOCH)
+    assert all(secret.encode() not in zipfile.ZipFile(io.BytesIO(book)).read(n) for n in zipfile.ZipFile(io.BytesIO(book)).namelist())
+    document = pikepdf.open(io.BytesIO(pdf.pdf_bytes(pdf.lay_out(issue, epoch=EPOCH))))
+    streams = [obj.read_raw_bytes() for obj in document.objects if isinstance(obj, pikepdf.Stream)]
+    assert all(secret.encode() not in data for data in streams)

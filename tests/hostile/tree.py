@@ -58,6 +58,9 @@ def make_tree(tmp_path: Path, case: dict[str, Any]) -> Path:
         os.mkfifo(source / name)
     for name, spec in case.get("images", {}).items():
         image(source / name, spec)
+    for name, size in case.get("sparse", {}).items():
+        with open(source / name, "wb") as handle:
+            handle.truncate(size)
     for name, target in case.get("symlinks", {}).items():
         link = source / name
         if link.is_dir() and not link.is_symlink():
