@@ -34,7 +34,7 @@ from publisher import __version__
 from publisher import model as m
 from publisher.errors import BuildError
 from publisher.load import load_issue
-from publisher.output import write_atomic
+from publisher.output import write_all_atomic, write_atomic
 
 PROJECT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(__file__).resolve().parent
@@ -94,14 +94,16 @@ class Builder:
         issue = load_issue(self.source)
         epoch = source_date_epoch(issue)
         key = self.cache_key(epoch)
-        written: list[Written] = []
-        for target in targets:
+        produced: list[tuple[str, Path, bytes, float]] = []
+        for target in targets:  # every edition is made before any is written: all or nothing lands
             started = time.perf_counter()
-            if target == "html":
-                path = self._write_html(issue, epoch, key)
-            else:
-                path = _write_if_changed(self.out / f"{issue.slug}.{target}", self._edition(target, issue, epoch, key))
-            written.append(Written(target, path, path.stat().st_size, time.perf_counter() - started))
+            data = self._html(issue, epoch, key) if target == "html" else self._edition(target, issue, epoch, key)
+            produced.append((target, self.out / f"{issue.slug}.{target}", data, time.perf_counter() - started))
+        if "html" in targets:
+            self._copy_styles()
+        changed = {path: data for _, path, data, _ in produced if not _same_content(path, data)}
+        write_all_atomic(changed)
+        written = [Written(target, path, len(data), seconds) for target, path, data, seconds in produced]
         if self._parts is not None:
             self._parts.prune(PART_ENTRIES_KEPT)
         return written
@@ -151,7 +153,8 @@ class Builder:
         for folder in (self.source, STYLES, PACKAGE):
             for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
                 digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
+                # a link is hashed by where it points: the loader refuses links that leave the tree
+                digest.update(os.readlink(path).encode() if path.is_symlink() else _file_digest(path))
         return digest.hexdigest()[:32]
 
     def _cache_dir(self) -> Path:
@@ -210,16 +213,16 @@ class Builder:
             page_source=f"{issue.title} {issue.issue_line} (print)", cover_image=cover_image,
         )
 
-    def _write_html(self, issue: m.Issue, epoch: int, key: str) -> Path:
-        """The print document with its styles beside it, so `weasyprint <slug>.html` gives the same PDF."""
-        html = self.print_edition(issue, epoch, key).html  # copyfitted: it comes out of a layout
-        target = self.out / f"{issue.slug}.html"
+    def _html(self, issue: m.Issue, epoch: int, key: str) -> bytes:
+        """The print document, so that `weasyprint <slug>.html` (styles beside it) gives the same PDF."""
+        return self.print_edition(issue, epoch, key).html  # copyfitted: it comes out of a layout
+
+    def _copy_styles(self) -> None:
         styles = self.out / "styles"
         for path in sorted(p for p in STYLES.rglob("*") if p.is_file()):
             destination = styles / path.relative_to(STYLES)
-            if not destination.exists() or destination.read_bytes() != path.read_bytes():
+            if not _same_content(destination, path.read_bytes()):
                 write_atomic(destination, path.read_bytes())
-        return _write_if_changed(target, html)
 
 
 class PartStore:
@@ -364,14 +367,21 @@ def _parts_report(laid_out: tuple[str, ...], total: int) -> str:
     return f"print layout: {len(names)} of {total} parts laid out ({', '.join(names)}), the others reused"
 
 
-def _write_if_changed(path: Path, data: bytes) -> Path:
-    """Write atomically, but leave an identical file alone (a no-change rebuild touches nothing)."""
+def _same_content(path: Path, data: bytes) -> bool:
+    """True when ``path`` already holds ``data`` (a no-change rebuild then touches nothing)."""
     try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return path
+        return path.stat().st_size == len(data) and path.read_bytes() == data
     except OSError:
-        pass
-    return write_atomic(path, data)
+        return False
+
+
+def _file_digest(path: Path) -> bytes:
+    """SHA-256 of a file read in pieces: a huge file someone dropped in the tree costs no memory."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.digest()
 
 
 LIBRARIES = ("weasyprint", "ebooklib", "jinja2", "markdown-it-py", "mdit-py-plugins", "segno", "pydyf", "pyphen",

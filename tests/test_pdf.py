@@ -217,11 +217,14 @@ def test_crop_marks_are_an_option_off_by_default(issue, layout) -> None:
 
 def test_page_starts_give_every_printed_folio_once_in_order(layout) -> None:
     starts = layout.page_starts()
-    folios = [folio for block_id in layout.block_ids if block_id in starts for folio in starts[block_id]]
+    in_order = ("contents", *layout.block_ids)  # the contents page, then every block in document order
+    folios = [folio for block_id in in_order if block_id in starts for folio in starts[block_id]]
     printed = [label for index, label in enumerate(layout.labels) if index not in layout.unnumbered]
     assert folios == printed
+    assert starts["contents"] == ("2",)
     for block_id, labels in starts.items():
-        assert layout.anchors[block_id] == int(labels[-1]) - 1, block_id
+        anchor = pdf.CONTENTS_ID if block_id == "contents" else block_id
+        assert layout.anchors[anchor] == int(labels[-1]) - 1, block_id
 
 
 def test_a_page_without_a_block_start_hands_its_folio_to_the_next_block() -> None:
