@@ -389,6 +389,7 @@ def _assemble(
             problems.add(root / article.path, line, f"duplicate slug '{article.slug}' (also used by {first.path})")
         else:
             by_slug[article.slug] = article
+    _check_slugs_against_block_ids(root, articles, by_slug, problems)
     if meta is None:
         return None
     issue_path = root / ISSUE_FILE
@@ -409,6 +410,19 @@ def _assemble(
         publisher=meta["publisher"], language=meta["language"], url=meta["url"], cover=cover,
         back_teasers=teasers, articles=tuple(ordered), corrections=corrections,
     )
+
+
+def _check_slugs_against_block_ids(
+    root: Path, articles: list[tuple[m.Article, int]], by_slug: dict[str, m.Article], problems: Problems
+) -> None:
+    """Blocks are addressed as ``<slug>-<n>`` in both editions: ``hamer-2`` beside ``hamer`` would clash."""
+    for article, line in articles:
+        stem, _, number = article.slug.rpartition("-")
+        if number.isdigit() and stem in by_slug:
+            problems.add(
+                root / article.path, line,
+                f"slug '{article.slug}' clashes with the ids of the blocks of article '{stem}'; choose another",
+            )
 
 
 def _reading_order(

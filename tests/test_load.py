@@ -282,6 +282,13 @@ BROKEN = {
         dict(issue=ISSUE + "  - eerste\n"),
         [f"{I}:22: 'eerste' appears twice in the reading order"],
     ),
+    "slug that looks like a block id of another article": (
+        dict(
+            issue=ISSUE + "  - eerste-2\n",
+            articles={"01-eerste.md": article(), "02-x.md": article(front=FRONT.replace("eerste", "eerste-2"))},
+        ),
+        ["source/articles/02-x.md:2: slug 'eerste-2' clashes with the ids of the blocks of article 'eerste'; choose another"],
+    ),
     "duplicate slugs": (
         dict(articles={"01-eerste.md": article(), "02-tweede.md": article()}),
         ["source/articles/02-tweede.md:2: duplicate slug 'eerste' (also used by articles/01-eerste.md)"],
