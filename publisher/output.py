@@ -15,18 +15,17 @@ from publisher.errors import BuildError
 def write_atomic(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` so that readers see either the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
+        tmp = _temporary(path, data)
         os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise BuildError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    except OSError as exc:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        raise BuildError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    except BaseException:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
         raise
     return path
 
