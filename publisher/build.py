@@ -65,8 +65,6 @@ class PrintResult:
     pdf: bytes
     html: bytes  # the (copyfitted) print document the PDF was rendered from
     page_marks: dict[str, tuple[str, ...]]
-    page_count: int
-    from_cache: bool
 
 
 def source_date_epoch(issue: m.Issue, environ: dict[str, str] | None = None) -> int:
@@ -135,10 +133,8 @@ class Builder:
         self.progress("laying out the print edition")
         layout = pdf.lay_out(issue, epoch=epoch, crop_marks=self.crop_marks, cache=self.part_store())
         self.progress(_parts_report(layout.laid_out, total=len(issue.articles) + 3))  # + cover, contents, back
-        result = PrintResult(
-            pdf.pdf_bytes(layout), layout.html.encode("utf-8"), layout.page_starts(), len(layout.document.pages), False
-        )
-        meta = {"page_marks": result.page_marks, "page_count": result.page_count}
+        result = PrintResult(pdf.pdf_bytes(layout), layout.html.encode("utf-8"), layout.page_starts())
+        meta = {"page_marks": result.page_marks}
         self._store(key, {
             "edition.pdf": result.pdf, "layout.json": json.dumps(meta, sort_keys=True).encode(),
             "edition.html": result.html,
@@ -182,7 +178,7 @@ class Builder:
         layout = json.loads(meta)
         marks = {k: tuple(v) for k, v in layout["page_marks"].items()}
         self.progress("print layout unchanged: reusing the cached layout")
-        return PrintResult(pdf_bytes, html, marks, layout["page_count"], True)
+        return PrintResult(pdf_bytes, html, marks)
 
     def _store(self, key: str, files: dict[str, bytes]) -> None:
         entry = self._cache_dir() / key
